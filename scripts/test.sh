@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# One command from a fresh clone: set up .venv (first time only) and run every test:
+#   1. nbdev sync check: nbdev-export, nbdev-clean and the README generator must leave the tree unchanged
+#   2. ruff
+#   3. every notebook executed under nbval, outputs compared (see nbs/conftest.py and nbs/nbval_sanitize.cfg)
+#   4. nbdev-test
+#   5. the compiled-twin tests again with STATARB_NO_CYTHON=1 (pure-Python references)
+#   6. pytest tests/
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+export MPLBACKEND=Agg
+
+snapshot() { { git status --porcelain=v1 -uall; git diff; git ls-files --others --exclude-standard -z | xargs -0 -r cat; } | sha256sum; }
+
+echo "== 1/6 nbdev sync check (nbdev-export, nbdev-clean, README from nbs/index.ipynb)"
+before="$(snapshot)"
+nbdev-export
+nbdev-clean
+python scripts/make_readme.py
+if [ "$before" != "$(snapshot)" ]; then
+  echo "FAILED: nbdev-export / nbdev-clean / make_readme changed the tree: notebooks, statarb/ and README.md are out of sync." >&2
+  git status --short >&2
+  exit 1
+fi
+echo "in sync"
+
+echo "== 2/6 ruff"
+ruff check statarb tests benchmarks scripts data nbs/conftest.py
+
+echo "== 3/6 notebooks under nbval"
+pytest --nbval --nbval-current-env --nbval-sanitize-with nbs/nbval_sanitize.cfg nbs/ -q -p no:cacheprovider
+
+echo "== 4/6 nbdev-test"
+nbdev-test --n_workers 2
+
+echo "== 5/6 compiled-twin tests with STATARB_NO_CYTHON=1"
+STATARB_NO_CYTHON=1 pytest tests/ -m twins -q -p no:cacheprovider
+
+echo "== 6/6 pytest tests/"
+pytest tests/ -q -p no:cacheprovider "$@"

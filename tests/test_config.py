@@ -1,0 +1,48 @@
+"""statarb.config: settings.ini is the library's research defaults; env vars and arguments override it."""
+import configparser
+from pathlib import Path
+
+import pytest
+
+from statarb.config import default, get_config, settings_path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_reads_the_repository_settings_ini(monkeypatch):
+    monkeypatch.delenv("STATARB_SETTINGS", raising=False)
+    assert settings_path() == ROOT / "settings.ini"
+    cp = configparser.ConfigParser(inline_comment_prefixes=("#", ";"))
+    cp.read(ROOT / "settings.ini")
+    cfg = get_config()
+    assert cfg.seed == cp.getint("research", "seed")
+    assert cfg.trading_days == cp.getint("research", "trading_days")
+    assert cfg.costs.half_spread_bps == cp.getfloat("costs", "half_spread_bps")
+    assert cfg.universe == tuple(s.strip() for s in cp.get("universe", "universe").split(","))
+    assert cfg.data_dir == ROOT / "data"
+
+
+def test_precedence_argument_over_env_over_file(monkeypatch):
+    monkeypatch.setenv("STATARB_TRADING_DAYS", "365")
+    monkeypatch.setenv("STATARB_UNIVERSE", "KO, PEP")
+    assert get_config().trading_days == 365
+    assert get_config().universe == ("KO", "PEP")
+    assert get_config(trading_days=260).trading_days == 260
+    assert default("trading_days") == 365 and default("trading_days", 12) == 12
+
+
+def test_other_settings_file_and_bad_values(tmp_path, monkeypatch):
+    text = (ROOT / "settings.ini").read_text().replace("seed = 42", "seed = 7")
+    (tmp_path / "settings.ini").write_text(text)
+    monkeypatch.setenv("STATARB_SETTINGS", str(tmp_path / "settings.ini"))
+    cfg = get_config()
+    assert cfg.seed == 7 and cfg.data_dir == tmp_path / "data"
+    (tmp_path / "settings.ini").write_text(text.replace("seed = 7", "seed = seven"))
+    with pytest.raises(ValueError, match=r"seed from settings.ini \[research\] must be int; got 'seven'"):
+        get_config()
+    (tmp_path / "settings.ini").write_text(text + "\n[extra]\ncolour = blue\n")
+    with pytest.raises(ValueError, match="unknown key 'colour' in \\[extra\\]"):
+        get_config()
+    monkeypatch.setenv("STATARB_SETTINGS", str(tmp_path / "nope.ini"))
+    with pytest.raises(FileNotFoundError, match="STATARB_SETTINGS must name an existing settings.ini"):
+        get_config()
