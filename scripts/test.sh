@@ -30,7 +30,7 @@ echo "== 3/6 notebooks under nbval"
 pytest --nbval --nbval-current-env --nbval-sanitize-with nbs/nbval_sanitize.cfg nbs/ -q -p no:cacheprovider
 
 echo "== 4/6 nbdev-test"
-nbdev-test --n_workers 2
+nbdev-test --n-workers 2
 
 echo "== 5/6 compiled-twin tests with STATARB_NO_CYTHON=1"
 STATARB_NO_CYTHON=1 pytest tests/ -m twins -q -p no:cacheprovider
