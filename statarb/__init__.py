@@ -1,1 +1,7 @@
+"""Notebook-first research library for statistical arbitrage: data, alpha, engine, risk
+
+Modules:
+
+- `statarb.data.sources`: Where bars come from: Yahoo Finance, local CSV and Parquet files, the bundled sample data, and a concurrent batch fetcher that reports every symbol it could not get."""
+
 __version__ = "0.0.1"
