@@ -613,3 +613,20 @@ def test_bench_hampel_quick_prints_ratios():
     assert run.returncode == 0, run.stdout + run.stderr
     assert "ratio pandas / cython:" in run.stdout and "ratio python / cython (per point):" in run.stdout
     assert "outputs identical: cython == pandas True; cython == python twin True" in run.stdout
+
+
+def test_plot_outliers_draws_the_flagged_points_of_real_prices(shared_data):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from statarb.data.clean import plot_outliers
+    ko = pd.read_parquet(shared_data / "skfolio_sp500_20stocks_daily.parquet")["KO"].loc["2008"]
+    res = hampel(ko, window=21, n_sigmas=4.0, on="log_returns")
+    fig = plot_outliers(res)
+    pts = fig.axes[0].collections[-1].get_offsets()
+    assert len(pts) == int(res.n_flagged.sum()) > 0
+    np.testing.assert_array_equal(np.asarray(pts)[:, 1], res.values[res.flags].to_numpy())
+    plt.close(fig)
+    with pytest.raises(ValueError, match="column must be one of"):
+        plot_outliers(hampel(ko.to_frame().assign(PEP=ko), window=21), column="XOM")
