@@ -7,7 +7,6 @@
 #   5. the compiled-twin tests again with STATARB_NO_CYTHON=1 (pure-Python references)
 #   6. pytest tests/
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-export MPLBACKEND=Agg
 
 snapshot() { { git status --porcelain=v1 -uall; git diff; git ls-files --others --exclude-standard -z | xargs -0 -r cat; } | sha256sum; }
 
