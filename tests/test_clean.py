@@ -23,6 +23,7 @@ from statarb.data.clean import (
     align,
     check_bars_index,
     drop_stale_rows,
+    exchange_holidays,
     fill_missing,
     find_stale_rows,
     hampel,
@@ -160,18 +161,25 @@ def test_align_real_calendars(shared_data):
 
 
 def test_find_stale_rows_country_etfs(shared_data):
-    """The README's '49 rows where every return is 0' counts the first row (2016-01-01, New Year's Day) when returns
-    are computed with the first row filled by 0; 48 rows equal their previous row, and that is what can be detected."""
+    """The file has 49 rows where every return is 0 (first row's return taken as 0). Comparing rows finds 48 (the first
+    row, 2016-01-01, has nothing before it); with the NYSE calendar the first row, New Year's Day, is found too: 49."""
     p = pd.read_parquet(shared_data / "arbitragelab_country_etf45_close_daily.parquet")
+    all_zero = (p.pct_change(fill_method=None).fillna(0.0) == 0).all(axis=1)
+    assert int(all_zero.sum()) == 49
     stale = find_stale_rows(p)
     assert stale.dtype == bool and stale.index.equals(p.index)
-    assert int(stale.sum()) == 48
-    all_zero = (p.pct_change(fill_method=None).fillna(0.0) == 0).all(axis=1)
-    assert int(all_zero.sum()) == 49 and all_zero.index[~stale & all_zero].tolist() == [pd.Timestamp("2016-01-01")]
+    assert int(stale.sum()) == 48 and all_zero.index[~stale & all_zero].tolist() == [pd.Timestamp("2016-01-01")]
+    with_calendar = find_stale_rows(p, holidays="XNYS")
+    assert int(with_calendar.sum()) == 49 and with_calendar.equals(all_zero.rename("stale"))
+    hol = exchange_holidays(p.index[0], p.index[-1])
+    on_holiday = p.index.isin(hol)
+    assert int(on_holiday.sum()) == 48 and with_calendar[on_holiday].all()      # every holiday row, incl. the 1st
+    # the one zero-return row that is not an NYSE closure is the file's last row
+    assert p.index[with_calendar.to_numpy() & ~on_holiday].tolist() == [pd.Timestamp("2021-01-27")]
     dates = set(p.index[stale].strftime("%Y-%m-%d"))
     assert {"2016-07-04", "2018-12-05", "2019-11-28", "2020-12-25"} <= dates   # US holidays, incl. the 2018 day of mourning
-    dropped = drop_stale_rows(p)
-    assert len(dropped) == len(p) - 48 and not find_stale_rows(dropped).any()
+    dropped = drop_stale_rows(p, holidays="XNYS")
+    assert len(dropped) == len(p) - 49 and not find_stale_rows(dropped, holidays="XNYS").any()
     r = np.log(dropped).diff().iloc[1:]
     assert int((r == 0).all(axis=1).sum()) == 0
 
@@ -630,3 +638,12 @@ def test_plot_outliers_draws_the_flagged_points_of_real_prices(shared_data):
     plt.close(fig)
     with pytest.raises(ValueError, match="column must be one of"):
         plot_outliers(hampel(ko.to_frame().assign(PEP=ko), window=21), column="XOM")
+
+
+def test_nyse_calendar_matches_the_sessions_of_the_sp500_1990_2022(bundled_data):
+    "Oracle: the S&P 500's own trading days. Every weekday without a close is a closure, and no closure has one."
+    idx = pd.read_parquet(bundled_data / "sp500_index_daily.parquet").index
+    missing = pd.bdate_range(idx[0], idx[-1]).difference(idx)
+    hol = exchange_holidays(idx[0], idx[-1])
+    assert len(missing) == 294
+    assert hol.equals(missing.rename("holiday"))
