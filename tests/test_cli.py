@@ -46,6 +46,9 @@ def test_statarb_run_subset_and_bad_input(tmp_path):
     assert set(bars["symbol"]) == {"KO", "PEP"}
     assert bars["timestamp"].min() >= pd.Timestamp("2008-01-01", tz="UTC")
     assert bars["timestamp"].max() <= pd.Timestamp("2008-12-31", tz="UTC")
+    r = _run("run", "--symbols", "KO", "--start", "2019-01-01", "--end", "2019-12-31", "--store", str(tmp_path / "one"), "--no-progress")
+    assert r.returncode == 0, r.stderr                      # one symbol: only the calendar can mark rows stale
+    assert len(ParquetStore(tmp_path / "one").read()) == 252  # NYSE sessions of 2019
     r = _run("run", "--symbols", "KO,NOPE", "--store", str(tmp_path), "--no-progress")
     assert r.returncode == 1 and "NOPE" in r.stderr and "Traceback" not in r.stderr
     r = _run("run", "--start", "2020-01-01", "--end", "2019-01-01", "--store", str(tmp_path), "--no-progress")

@@ -46,3 +46,27 @@ def test_other_settings_file_and_bad_values(tmp_path, monkeypatch):
     monkeypatch.setenv("STATARB_SETTINGS", str(tmp_path / "nope.ini"))
     with pytest.raises(FileNotFoundError, match="STATARB_SETTINGS must name an existing settings.ini"):
         get_config()
+
+
+def test_calendar_setting_drives_stale_rows_in_run_data(tmp_path, monkeypatch):
+    "settings.ini's calendar marks closure rows; STATARB_CALENDAR=none turns it off (rows are only compared)."
+    import pandas as pd
+
+    from statarb.cli import run_data
+    from statarb.data.sources import SampleSource
+
+    class WithHoliday(SampleSource):
+        "The sample with a fake row on New Year's Day 2019, carried in from outside the requested range."
+        def fetch(self, symbols, start=None, end=None, interval=None):
+            bars = super().fetch(symbols, start, end, interval)
+            first = bars[bars["timestamp"] == bars["timestamp"].min()]
+            first = first.assign(timestamp=pd.Timestamp("2019-01-01", tz="UTC"), close=first["close"] * 0.99,
+                                 adj_close=first["adj_close"] * 0.99)        # last year's close, not the next row
+            return pd.concat([first, bars], ignore_index=True)
+
+    assert get_config().calendar == "XNYS"
+    r = run_data(["KO", "PEP"], "2019-01-01", "2019-01-31", store_dir=tmp_path / "a", source=WithHoliday(), progress=False)
+    assert r.stale_rows == 1 and r.start == pd.Timestamp("2019-01-02", tz="UTC")
+    monkeypatch.setenv("STATARB_CALENDAR", "none")
+    r = run_data(["KO", "PEP"], "2019-01-01", "2019-01-31", store_dir=tmp_path / "b", source=WithHoliday(), progress=False)
+    assert r.stale_rows == 0 and r.start == pd.Timestamp("2019-01-01", tz="UTC")
