@@ -14,12 +14,11 @@ pass --python-points equal to --points to time it in full. Every measurement is 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 
 import numpy as np
 import pandas as pd
+from _timing import median_timed
 
 from statarb.core import compiled_kernel
 from statarb.data.clean import rolling_median_mad_py
@@ -39,15 +38,6 @@ def twin_median_mad(kernel, x: np.ndarray, window: int, center: bool, min_period
     if status != 0: raise RuntimeError(f"{kernel.__name__} returned status {status}")
     return med, mad
 
-
-def timed(fn, repeats: int) -> tuple[float, tuple]:
-    "Median wall time of `repeats` calls, and the last result."
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def main(argv=None) -> int:
@@ -70,11 +60,11 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(a.seed)
     x = np.round(rng.standard_normal(a.points) * 0.01, 5)          # daily-return-like values, with ties from rounding
     w, c, mp = a.window, a.center, a.window
-    t_cy, (m_cy, d_cy) = timed(lambda: twin_median_mad(cython, x, w, c, mp), a.repeats)
-    t_pd, (m_pd, d_pd) = timed(lambda: pandas_median_mad(x, w, c, mp), a.repeats)
-    t_pdm, _ = timed(lambda: pd.Series(x).rolling(w, center=c, min_periods=mp).median(), a.repeats)
+    t_cy, (m_cy, d_cy) = median_timed(lambda: twin_median_mad(cython, x, w, c, mp), a.repeats)
+    t_pd, (m_pd, d_pd) = median_timed(lambda: pandas_median_mad(x, w, c, mp), a.repeats)
+    t_pdm, _ = median_timed(lambda: pd.Series(x).rolling(w, center=c, min_periods=mp).median(), a.repeats)
     xs = x[: a.python_points].copy()
-    t_py, (m_py, d_py) = timed(lambda: twin_median_mad(rolling_median_mad_py, xs, w, c, mp), a.repeats)
+    t_py, (m_py, d_py) = median_timed(lambda: twin_median_mad(rolling_median_mad_py, xs, w, c, mp), a.repeats)
 
     same_py = np.array_equal(m_py, m_cy[: len(xs)], equal_nan=True) and np.array_equal(d_py, d_cy[: len(xs)], equal_nan=True) \
         if not c else None   # centred windows near the subset's end see different neighbours

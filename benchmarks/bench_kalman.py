@@ -14,11 +14,10 @@ per step is extrapolated linearly to --points (the work per step does not depend
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 
 import numpy as np
+from _timing import median_timed
 
 from statarb.alpha.kalman import _run_filter, kalman_filter_py
 from statarb.core import compiled_kernel
@@ -31,15 +30,6 @@ def pykalman_filter(y: np.ndarray, x: np.ndarray, q: np.ndarray, r: float, m0: n
                       observation_covariance=[[r]], initial_state_mean=m0, initial_state_covariance=p0)
     return kf.filter(y[:, None])
 
-
-def timed(fn, repeats: int) -> tuple[float, object]:
-    "Median wall time of `repeats` calls, and the last result."
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def main(argv=None) -> int:
@@ -65,10 +55,10 @@ def main(argv=None) -> int:
     y = beta * x + 2 + rng.normal(0, 0.5, n)
     q, r, m0, p0 = 1e-4 / (1 - 1e-4) * np.eye(2), 0.25, np.zeros(2), np.eye(2) * 10.0
 
-    t_cy, o_cy = timed(lambda: _run_filter(y, x, q, r, m0, p0, kernel=cython), a.repeats)
-    t_py, o_py = timed(lambda: _run_filter(y, x, q, r, m0, p0, kernel=kalman_filter_py), a.repeats)
+    t_cy, o_cy = median_timed(lambda: _run_filter(y, x, q, r, m0, p0, kernel=cython), a.repeats)
+    t_py, o_py = median_timed(lambda: _run_filter(y, x, q, r, m0, p0, kernel=kalman_filter_py), a.repeats)
     m = a.pykalman_points
-    t_pk, (pk_means, _) = timed(lambda: pykalman_filter(y[:m], x[:m], q, r, m0, p0), a.repeats)
+    t_pk, (pk_means, _) = median_timed(lambda: pykalman_filter(y[:m], x[:m], q, r, m0, p0), a.repeats)
 
     same_py = all(np.array_equal(o_cy[k], o_py[k], equal_nan=True) for k in o_cy)
     rel = float(np.max(np.abs(o_cy["state_means"][:m] - pk_means) / np.maximum(np.abs(pk_means), 1e-12)))

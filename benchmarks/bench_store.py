@@ -19,11 +19,11 @@ import argparse
 import shutil
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _timing import timed
 
 from statarb.data.schema import BAR_COLUMNS
 from statarb.data.store import ParquetStore
@@ -56,15 +56,6 @@ def make_bars(rows: int, layout: str, seed: int = 0) -> pd.DataFrame:
         "adj_close": close.ravel(), "volume": volume.ravel()})
     return frame[list(BAR_COLUMNS)]
 
-
-def timed(fn, repeats: int, setup=None) -> list[float]:
-    out = []
-    for _ in range(repeats):
-        if setup is not None: setup()
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
 
 
 def dir_bytes(path: Path) -> int:
