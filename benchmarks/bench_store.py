@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 from _timing import timed
 
 from statarb.data.schema import BAR_COLUMNS
@@ -110,19 +111,39 @@ def run(rows: int, layout: str, repeats: int, workdir: Path) -> dict[str, float]
     return ratios
 
 
+def codecs(rows: int, repeats: int, workdir: Path) -> dict[str, float]:
+    "Decode time of one partition-sized file (the store's file schema) per compression codec: why the store uses LZ4."
+    store = ParquetStore(workdir / "codec_store")
+    frame = make_bars(rows, "minute")
+    store.write(frame[frame["symbol"] == frame["symbol"].iloc[0]])
+    part = max((workdir / "codec_store").glob("symbol=*/year=*/data.parquet"), key=lambda f: f.stat().st_size)
+    table = pq.read_table(part)
+    med = {}
+    for codec, dictionary in (("lz4", False), ("snappy", False), ("zstd", False), ("snappy", True)):
+        f = workdir / f"codec_{codec}_{dictionary}.parquet"
+        pq.write_table(table, f, compression=codec, use_dictionary=dictionary)
+        med[f"{codec}{' + dictionary' if dictionary else ''}"] = statistics.median(timed(lambda f=f: pq.read_table(f), repeats))
+    print(f"\ncodecs: one partition file of {table.num_rows:,} rows, decode time, median of {repeats}")
+    for k, v in med.items():
+        print(f"  {k:<20} {v * 1e3:8.2f} ms  ({v / med['lz4']:.2f}x lz4)")
+    return med
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000, help="rows per layout (default 10,000,000)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 100,000 rows, 2 repeats")
     ap.add_argument("--repeats", type=int, default=3, help="repeats per measurement (median reported)")
-    ap.add_argument("--layout", choices=["minute", "daily", "both"], default="both")
+    ap.add_argument("--layout", choices=["minute", "daily", "both", "codecs"], default="both",
+                    help="'codecs' only compares compression codecs on one partition file")
     ap.add_argument("--dir", type=Path, default=None, help="working directory (default: a temporary one)")
     args = ap.parse_args(argv)
     rows, repeats = (100_000, 2) if args.quick else (args.rows, args.repeats)
-    layouts = ["minute", "daily"] if args.layout == "both" else [args.layout]
+    layouts = ["minute", "daily"] if args.layout == "both" else [] if args.layout == "codecs" else [args.layout]
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         for layout in layouts:
             run(rows, layout, repeats, Path(tmp))
+        codecs(min(rows, 2_000_000), max(repeats, 5), Path(tmp))
 
 
 if __name__ == "__main__":

@@ -629,3 +629,4 @@ def test_benchmark_quick_runs_and_prints_ratios():
     assert out.count("ratios (> 1: store faster)") == 2
     assert len(re.findall(r"read:  read_csv \(C\) / store\.read\s+[\d.]+x", out)) == 2
     assert len(re.findall(r"write: to_csv / store\.write\s+[\d.]+x", out)) == 2
+    assert re.search(r"codecs: one partition file of [\d,]+ rows", out) and re.search(r"snappy\s+[\d.]+ ms", out)
