@@ -23,3 +23,16 @@ def median_timed(fn, repeats: int) -> tuple[float, object]:
     box = []
     times = timed(lambda: box.append(fn()), repeats)
     return statistics.median(times), box[-1]
+
+
+def interleaved_medians(fns: dict, repeats: int) -> tuple[dict, dict]:
+    """Median wall time of each of `fns` (name -> callable), timing them in turn within every repeat, so that load
+    from other processes falls on all of them alike; and each one's last result."""
+    times = {k: [] for k in fns}
+    last = {}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            last[k] = fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}, last

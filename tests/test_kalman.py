@@ -3,7 +3,7 @@
 Twin equality is exact (np.testing.assert_array_equal): both twins do the same scalar IEEE operations in the same
 order (no FMA contraction on the default x86-64 target, libm `log` in both), so any difference is a bug, not rounding.
 Against pykalman (KalmanFilter with identity transitions and a per-step observation row [x_t, 1], missing steps
-masked) the filtered states, covariances and log-likelihood agree to 1e-8 relative: pykalman forms the gain with a
+masked) the filtered states, covariances and log-likelihood agree to 1e-9 relative: pykalman forms the gain with a
 pseudo-inverse and matrix products, so only rounding differs. Real data: KO on PEP from the bundled sample.
 These tests also pass with STATARB_NO_CYTHON=1: the compiled kernel is then taken directly with compiled_kernel.
 """
@@ -17,7 +17,14 @@ import pytest
 from pykalman import KalmanFilter
 
 from statarb import core
-from statarb.alpha.kalman import KalmanHedge, KalmanHedgeResult, _run_filter, kalman_filter_py
+from statarb.alpha.kalman import (
+    KalmanHedge,
+    KalmanHedgeResult,
+    _run_filter,
+    _run_smoother,
+    kalman_filter_py,
+    kalman_smoother_py,
+)
 from statarb.data.sources import load_sample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,9 +121,9 @@ def test_agrees_with_pykalman_on_ko_pep(ko_pep, nans):
     px = (_with_nans(ko_pep) if nans else ko_pep).loc["2012":"2016"]
     res = KalmanHedge(delta=DELTA, observation_covariance=R, initial_state_covariance=np.eye(2) * P0).filter(px["KO"], px["PEP"])
     means, covs, ll = _pykalman(px["KO"].to_numpy(), px["PEP"].to_numpy())
-    np.testing.assert_allclose(res.state_means.to_numpy(), means, rtol=1e-8, atol=1e-10)
-    np.testing.assert_allclose(res.state_covariances, covs, rtol=1e-8, atol=1e-12)
-    assert res.loglikelihood == pytest.approx(ll, rel=1e-8)
+    np.testing.assert_allclose(res.state_means.to_numpy(), means, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(res.state_covariances, covs, rtol=1e-9, atol=1e-14)
+    assert res.loglikelihood == pytest.approx(ll, rel=1e-9)
     assert res.n_missing == int((px.isna().any(axis=1)).sum()) == (res.loglikelihoods == 0).sum()
 
 
@@ -258,11 +265,176 @@ def test_numerical_failure_is_a_runtime_error():
         _run_filter(np.array([np.nan, 1.0, 1.0]), np.ones(3), np.zeros((2, 2)), -4.0, np.zeros(2), np.zeros((2, 2)))
 
 
+# ------------------------------------------------------------------------------------------------ smoother
+SMOOTHER = core.compiled_kernel("_kalman", "kalman_smoother")
+
+
+@twins
+@needs_compiled
+@pytest.mark.parametrize("nans", [False, True])
+def test_smoother_twins_identical_on_ko_pep(ko_pep, nans):
+    px = _with_nans(ko_pep) if nans else ko_pep
+    f = _run_filter(px["KO"].to_numpy(), px["PEP"].to_numpy(), *_args())
+    q = _args()[0]
+    a = _run_smoother(f["state_means"], f["state_covs"], q, kernel=SMOOTHER)
+    b = _run_smoother(f["state_means"], f["state_covs"], q, kernel=kalman_smoother_py)
+    for k in a: np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+@twins
+@needs_compiled
+def test_smoother_twins_same_status_codes():
+    for kernel in (SMOOTHER, kalman_smoother_py):
+        o = (np.empty((3, 2)), np.empty((3, 2, 2)), np.empty((3, 2, 2)))
+        assert kernel(np.zeros((3, 2)), np.zeros((2, 2, 2)), np.eye(2), *o) == 1
+        assert kernel(np.zeros((3, 2)), np.zeros((3, 2, 2)), np.zeros((2, 2)), *o) == 3   # P + Q singular
+        assert kernel(np.zeros((0, 2)), np.zeros((0, 2, 2)), np.eye(2), *(a[:0] for a in o)) == 0
+    with pytest.raises(RuntimeError, match="singular at step 1"):
+        _run_smoother(np.zeros((3, 2)), np.zeros((3, 2, 2)), np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("nans", [False, True])
+def test_smoother_agrees_with_pykalman_on_ko_pep(ko_pep, nans):
+    from pykalman.standard import _smooth_pair
+    px = (_with_nans(ko_pep) if nans else ko_pep).loc["2012":"2016"]
+    y, x = px["KO"].to_numpy(), px["PEP"].to_numpy()
+    mask = np.isnan(y) | np.isnan(x)
+    obs = np.ma.masked_array(np.where(mask, 0.0, y)[:, None], mask=mask[:, None])
+    h = np.stack([np.where(mask, 0.0, x), np.ones(len(y))], axis=1)[:, None, :]
+    q = _args()[0]
+    kf = KalmanFilter(transition_matrices=np.eye(2), observation_matrices=h, transition_covariance=q,
+                      observation_covariance=[[R]], initial_state_mean=np.zeros(2), initial_state_covariance=np.eye(2) * P0)
+    pm, pc = kf.smooth(obs)
+    sm = KalmanHedge(delta=DELTA, observation_covariance=R, initial_state_covariance=np.eye(2) * P0).smooth(px["KO"], px["PEP"])
+    np.testing.assert_allclose(sm.state_covariances, pc, rtol=1e-7, atol=1e-13)
+    np.testing.assert_allclose(np.column_stack([sm.beta, sm.alpha]), pm, rtol=1e-8, atol=1e-10)
+    f = _run_filter(y, x, *_args())
+    gains = np.einsum("tij,tjk->tik", f["state_covs"][:-1], np.linalg.inv(f["state_covs"][:-1] + q))
+    np.testing.assert_allclose(sm.pairwise_covariances, _smooth_pair(pc, gains), rtol=1e-6, atol=1e-13)
+    assert sm.beta.index.equals(px.index)
+
+
+def test_smoother_uses_the_future_and_the_filter_does_not(ko_pep):
+    "The smoothed beta at t moves when data after t change; the filtered one does not (the reason it is research-only)."
+    px = ko_pep.loc["2012":"2013"]
+    kh = KalmanHedge(delta=DELTA, observation_covariance=R, initial_state_covariance=np.eye(2) * P0)
+    y2 = px["KO"].copy()
+    y2.iloc[300:] *= 1.1
+    cut = px.index[299]
+    f1, f2 = kh.filter(px["KO"], px["PEP"]), kh.filter(y2, px["PEP"])
+    pd.testing.assert_series_equal(f1.beta.loc[:cut], f2.beta.loc[:cut])
+    assert not np.allclose(kh.smooth(px["KO"], px["PEP"]).beta.loc[:cut], kh.smooth(y2, px["PEP"]).beta.loc[:cut])
+
+
+# ------------------------------------------------------------------------------------------------ calibration
+def _simulated(n=1500, seed=3, delta=2e-5, r=0.3):
+    "y = beta_t x + alpha_t + e with [beta, alpha] a random walk of covariance delta/(1-delta) I and Var e = r."
+    rng = np.random.default_rng(seed)
+    x = 40 + np.cumsum(rng.normal(0, 0.4, n))
+    s = np.array([1.2, 3.0]) + np.cumsum(rng.normal(0, np.sqrt(delta / (1 - delta)), (n, 2)), axis=0)
+    y = s[:, 0] * x + s[:, 1] + rng.normal(0, np.sqrt(r), n)
+    return y, x
+
+
+def test_mle_recovers_simulated_parameters():
+    y, x = _simulated()
+    cal = KalmanHedge(delta=1e-3, observation_covariance=5.0).fit(y, x)
+    assert cal.converged and not cal.at_bound and cal.method == "mle"
+    assert cal.model.observation_covariance == pytest.approx(0.3, rel=0.25)
+    assert cal.model.delta == pytest.approx(2e-5, rel=0.6)
+    assert cal.loglikelihood == max(cal.history)                      # nothing the optimizer tried scored higher
+    assert cal.loglikelihood == pytest.approx(cal.model.loglikelihood(y, x), rel=1e-12)
+
+
+def test_mle_optimum_beats_neighbours_by_pykalman_likelihood(ko_pep):
+    px = ko_pep.loc["2014":"2017"]
+    y, x = px["KO"].to_numpy(), px["PEP"].to_numpy()
+    cal = KalmanHedge(delta=1e-5, observation_covariance=0.5, initial_state_covariance=np.eye(2) * P0).fit(y, x)
+    assert cal.converged
+    m = cal.model
+    h = np.stack([x, np.ones(len(y))], axis=1)[:, None, :]
+    def pk_ll(dq, dr):
+        return KalmanFilter(transition_matrices=np.eye(2), observation_matrices=h,
+                            transition_covariance=m.transition_covariance * dq,
+                            observation_covariance=[[m.observation_covariance * dr]], initial_state_mean=np.zeros(2),
+                            initial_state_covariance=np.eye(2) * P0).loglikelihood(y[:, None])
+    assert pk_ll(1, 1) == pytest.approx(cal.loglikelihood, rel=1e-8)
+    for dq, dr in [(0.8, 1), (1.25, 1), (1, 0.8), (1, 1.25), (0.8, 1.25), (1.25, 0.8)]:
+        assert pk_ll(dq, dr) < cal.loglikelihood
+
+
+@pytest.mark.parametrize("nans", [False, True])
+def test_em_equals_pykalman_em_on_ko_pep(ko_pep, nans):
+    px = (_with_nans(ko_pep) if nans else ko_pep).loc["2013":"2016"]
+    y, x = px["KO"].to_numpy(), px["PEP"].to_numpy()
+    mask = np.isnan(y) | np.isnan(x)
+    obs = np.ma.masked_array(np.where(mask, 0.0, y)[:, None], mask=mask[:, None])
+    h = np.stack([np.where(mask, 0.0, x), np.ones(len(y))], axis=1)[:, None, :]
+    kf = KalmanFilter(transition_matrices=np.eye(2), observation_matrices=h, transition_covariance=_args()[0],
+                      observation_covariance=[[R]], initial_state_mean=np.zeros(2), initial_state_covariance=np.eye(2) * P0)
+    kf = kf.em(obs, n_iter=5, em_vars=["transition_covariance", "observation_covariance"])
+    cal = KalmanHedge(delta=DELTA, observation_covariance=R, initial_state_covariance=np.eye(2) * P0).fit(
+        px["KO"], px["PEP"], method="em", n_iter=5)
+    np.testing.assert_allclose(cal.model.transition_covariance, kf.transition_covariance, rtol=1e-6, atol=1e-15)
+    assert cal.model.observation_covariance == pytest.approx(float(kf.observation_covariance[0, 0]), rel=1e-8)
+    assert cal.n_iter == 5 and len(cal.history) == 5 and not cal.converged
+    assert np.all(np.diff(np.r_[cal.history.to_numpy(), cal.loglikelihood]) >= 0)     # EM is monotone
+
+
+def test_em_tolerance_stops_early_and_em_vars_subset(ko_pep):
+    px = ko_pep.loc["2013":"2016"]
+    kh = KalmanHedge(delta=DELTA, observation_covariance=R, initial_state_covariance=np.eye(2) * P0)
+    cal = kh.fit(px["KO"], px["PEP"], method="em", n_iter=500, tol=1e-5)
+    assert cal.converged and cal.n_iter < 500
+    gains = np.diff(cal.history.to_numpy())
+    assert gains[-1] <= 1e-5 * abs(cal.history.iloc[-2]) and np.all(gains[:-1] > 1e-5 * np.abs(cal.history.to_numpy()[:-2]))
+    only_r = kh.fit(px["KO"], px["PEP"], method="em", n_iter=3, em_vars=["observation_covariance"])
+    np.testing.assert_array_equal(only_r.model.transition_covariance, kh.transition_covariance)
+    assert only_r.model.observation_covariance != R
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    ({"method": "newton"}, "method must be one of"),
+    ({"method": "em", "em_vars": ["initial_state_mean"]}, "em_vars must be a non-empty subset"),
+    ({"method": "em", "em_vars": []}, "em_vars must be a non-empty subset"),
+    ({"n_iter": 0}, "n_iter must be"),
+    ({"tol": -1.0}, "tol must be > 0"),
+])
+def test_fit_bad_arguments(ko_pep, kwargs, msg):
+    with pytest.raises(ValueError, match=msg.replace("(", r"\(")):
+        KalmanHedge().fit(ko_pep["KO"].iloc[:50], ko_pep["PEP"].iloc[:50], **kwargs)
+
+
+def test_fit_bad_data():
+    with pytest.raises(ValueError, match="need at least 10 joint observations to calibrate; got 4"):
+        KalmanHedge().fit(np.array([1.0, 2, 3, 4, np.nan]), np.ones(5))
+    with pytest.raises(ValueError, match="y must vary to calibrate"):
+        KalmanHedge().fit(np.ones(20), np.arange(20.0))
+
+
+# ------------------------------------------------------------------------------------------------ band and plot
+def test_beta_band_and_plot(ko_pep):
+    import matplotlib
+    matplotlib.use("Agg")
+    px = ko_pep.loc["2015":"2016"]
+    res = KalmanHedge(delta=DELTA, observation_covariance=R).filter(px["KO"], px["PEP"])
+    b90, b99 = res.beta_band(0.90), res.beta_band(0.99)
+    sd = np.sqrt(res.state_covariances[:, 0, 0])
+    np.testing.assert_allclose((b99["upper"] - b99["beta"]).to_numpy(), 2.5758293035489 * sd, rtol=1e-10)
+    assert ((b90["upper"] - b90["lower"]) < (b99["upper"] - b99["lower"])).all()
+    fig = res.plot(title="KO/PEP")
+    assert len(fig.axes) == 2 and fig.axes[0].get_title() == "KO/PEP"
+    with pytest.raises(ValueError, match="level must be in"):
+        res.beta_band(0)
+
+
 # ------------------------------------------------------------------------------------------------ benchmark smoke run
 def test_bench_kalman_quick_prints_ratios():
     run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_kalman.py"), "--quick"],
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     if run.returncode == 1 and "not built" in run.stderr: pytest.skip("statarb._kalman is not built")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "ratio python / cython:" in run.stdout and "ratio pykalman / cython:" in run.stdout
-    assert "outputs: cython == python twin True; cython vs pykalman max rel diff" in run.stdout
+    for line in ("ratio cython / plain C:", "ratio python / cython:", "ratio pykalman / cython:",
+                 "outputs: cython == python twin True; cython == plain C True; cython vs pykalman max rel diff",
+                 "ratio pykalman EM / statarb EM:", "EM estimates vs pykalman: max rel diff Q"):
+        assert line in run.stdout, run.stdout
