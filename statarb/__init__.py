@@ -6,6 +6,7 @@ Modules:
 - `statarb.alpha.hedge`: Static and rolling hedge ratios of a pair: ordinary least squares, total least squares (orthogonal regression) and a trailing-window OLS computed from rolling sums, checked against statsmodels.
 - `statarb.alpha.signals`: Pair-trading signals without look-ahead: a trailing z-score, a band state machine with exits and stop-losses, and `pair_signals`, which turns two price series into target positions with a rolling, static or Kalman hedge.
 - `statarb.data.sources`: Where bars come from: Yahoo Finance, local CSV and Parquet files, the bundled sample data, and a concurrent batch fetcher that reports every symbol it could not get.
+- `statarb.risk.attribution`: Where a strategy's returns come from: statistical factors (PCA of the universe), regressions on those factors or on Fama-French factors (alpha, betas, t-statistics, R², residuals, Newey-West errors), and a market-neutrality monitor of rolling betas with alerts.
 - `statarb.risk.sizing`: How much to hold: Kelly (discrete and continuous, fractional), fixed-fractional, volatility targeting, equal risk contribution, hierarchical risk parity and mean-variance with a Ledoit-Wolf covariance, all under one set of exposure limits."""
 
 __version__ = "0.0.1"
