@@ -196,3 +196,23 @@ def test_stop_loss_closes_the_group_and_waits_for_flat(px):
         first_flat = sig.loc[sig["direction"] == 0, "timestamp"].min()
         fills_after = res.fills[(res.fills["timestamp"] > nxt) & (res.fills["group"] == group)]
         if len(fills_after): assert fills_after["timestamp"].min() > first_flat      # the flat may come on the stop bar itself
+
+
+# ------------------------------------------------------------------------------------------------ vectorised twin
+@pytest.mark.parametrize("hedge", ["kalman", "rolling"])
+def test_vectorised_twin_agrees_with_event_engine(px, hedge):
+    from statarb.engine.vectorized import targets_from_signals, vectorized_backtest
+    kw = dict(kalman=KF, window=30, entry=1.5, exit=0.3, stop=3.0) if hedge == "kalman" else dict(window=50, entry=1.8, exit=0.2)
+    fees = Fees(per_share=0.002, bps=0.3, minimum=2.0)
+    dh = DataHandler.from_wide(px)
+    st = PairsStrategy(dh, [("KO", "PEP"), ("XOM", "CVX")], hedge=hedge, **kw)
+    ev = run_backtest(dh, st, Portfolio(dh, 5e5, sizing=FixedNotional(1.5e5, lot=1.0), borrow={"PEP": 0.01, "CVX": 0.03}, cash_rate=0.01),
+                      ExecutionHandler(dh, spread=FixedSpread(3.0), slippage=FixedSlippage(2.0), fees=fees))
+    tg = targets_from_signals(st.decisions(), px, notional=1.5e5, lot=1.0)
+    vr = vectorized_backtest(tg, px, half_spread_bps=3.0, slippage_bps=2.0, fees=fees, borrow={"PEP": 0.01, "CVX": 0.03},
+                             cash_rate=0.01, initial_cash=5e5)
+    assert len(ev.fills) > 40 and len(vr.trades) == len(ev.fills)
+    np.testing.assert_allclose(vr.equity.to_numpy(), ev.equity.to_numpy(), rtol=1e-10, atol=1e-6)
+    a = ev.fills.sort_values(["timestamp", "group", "symbol"])[["quantity", "price", "fee"]].to_numpy()
+    b = vr.trades.sort_values(["timestamp", "group", "symbol"])[["quantity", "price", "fee"]].to_numpy()
+    np.testing.assert_allclose(a, b, rtol=1e-12)
