@@ -4,6 +4,7 @@ Modules:
 
 - `statarb.alpha.coint`: Unit-root and cointegration tests for pairs and baskets: augmented Dickey-Fuller, Engle-Granger and Johansen, computed with NumPy least squares and checked against statsmodels to 1e-8.
 - `statarb.alpha.hedge`: Static and rolling hedge ratios of a pair: ordinary least squares, total least squares (orthogonal regression) and a trailing-window OLS computed from rolling sums, checked against statsmodels.
+- `statarb.alpha.ou`: The Ornstein-Uhlenbeck spread: exact maximum-likelihood fit with standard errors, exact simulation, and the optimal trading levels of Bertram (2010) and Leung and Li (2015), each checked by Monte Carlo.
 - `statarb.alpha.scan`: Universe scans: Engle-Granger on every pair in batched NumPy (lag selection included, p-values equal to statsmodels' `coint` to 1e-8), Gatev distances, OPTICS clusters, Johansen baskets, rolling p-values.
 - `statarb.alpha.signals`: Pair-trading signals without look-ahead: a trailing z-score, a band state machine with exits and stop-losses, and `pair_signals`, which turns two price series into target positions with a rolling, static or Kalman hedge.
 - `statarb.data.sources`: Where bars come from: Yahoo Finance, local CSV and Parquet files, the bundled sample data, and a concurrent batch fetcher that reports every symbol it could not get.
