@@ -31,7 +31,7 @@ cdef inline double pymin(double a, double b) noexcept nogil:
     return b if b < a else a
 
 
-def run_pairs(const double[:, ::1] open_, const double[:, ::1] close, const double[:, ::1] volume,
+def run_pairs(const double[:, :] open_, const double[:, :] close, const double[:, :] volume,
               const long long[::1] ts, const long long[:, ::1] pairs, const long long[::1] sym_order,
               const long long[::1] bs_ptr, const long long[::1] bs_idx, const double[:, ::1] kalman,
               long long window, double entry, double exit_, double stop, double notional, double lot,

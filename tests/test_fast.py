@@ -136,3 +136,16 @@ def test_bad_arguments(px):
         run_pairs_backtest(px, [("KO", "PEP")], entry=0.5, exit=0.5)
     with pytest.raises(TypeError, match="borrow must be a number or a"):
         run_pairs_backtest(px, [("KO", "PEP")], borrow=pd.DataFrame())
+
+
+@needs_compiled
+def test_bench_matching_quick_prints_ratios():
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_matching.py"), "--quick", "--no-peers"],
+                         capture_output=True, text=True, timeout=600, cwd=root)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "ratio compiled / statarb object path:" in run.stdout
+    assert "outputs: compiled == object path on 2,000 bars: True" in run.stdout
