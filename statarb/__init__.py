@@ -9,6 +9,7 @@ Modules:
 - `statarb.alpha.signals`: Pair-trading signals without look-ahead: a trailing z-score, a band state machine with exits and stop-losses, and `pair_signals`, which turns two price series into target positions with a rolling, static or Kalman hedge.
 - `statarb.data.sources`: Where bars come from: Yahoo Finance, local CSV and Parquet files, the bundled sample data, and a concurrent batch fetcher that reports every symbol it could not get.
 - `statarb.risk.attribution`: Where a strategy's returns come from: statistical factors (PCA of the universe), regressions on those factors or on Fama-French factors (alpha, betas, t-statistics, R², residuals, Newey-West errors), and a market-neutrality monitor of rolling betas with alerts.
+- `statarb.risk.constraints`: Pre-trade portfolio constraints: caps per asset, per pair and per cluster or sector, gross and net leverage, a correlation-aware concentration cap and a drawdown circuit breaker; `validate_trade` answers (ok, reason) and the engine's `Portfolio` asks it before every order.
 - `statarb.risk.sizing`: How much to hold: Kelly (discrete and continuous, fractional), fixed-fractional, volatility targeting, equal risk contribution, hierarchical risk parity and mean-variance with a Ledoit-Wolf covariance, all under one set of exposure limits."""
 
 __version__ = "0.0.1"
