@@ -10,6 +10,8 @@ Modules:
 - `statarb.data.sources`: Where bars come from: Yahoo Finance, local CSV and Parquet files, the bundled sample data, and a concurrent batch fetcher that reports every symbol it could not get.
 - `statarb.risk.attribution`: Where a strategy's returns come from: statistical factors (PCA of the universe), regressions on those factors or on Fama-French factors (alpha, betas, t-statistics, R², residuals, Newey-West errors), and a market-neutrality monitor of rolling betas with alerts.
 - `statarb.risk.constraints`: Pre-trade portfolio constraints: caps per asset, per pair and per cluster or sector, gross and net leverage, a correlation-aware concentration cap and a drawdown circuit breaker; `validate_trade` answers (ok, reason) and the engine's `Portfolio` asks it before every order.
-- `statarb.risk.sizing`: How much to hold: Kelly (discrete and continuous, fractional), fixed-fractional, volatility targeting, equal risk contribution, hierarchical risk parity and mean-variance with a Ledoit-Wolf covariance, all under one set of exposure limits."""
+- `statarb.risk.report`: A tearsheet of a backtest: equity and drawdown, rolling Sharpe and beta, exposures, monthly returns, the trades' PnL, the costs and each pair's contribution, as DataFrames and matplotlib figures, exported as one self-contained HTML file.
+- `statarb.risk.sizing`: How much to hold: Kelly (discrete and continuous, fractional), fixed-fractional, volatility targeting, equal risk contribution, hierarchical risk parity and mean-variance with a Ledoit-Wolf covariance, all under one set of exposure limits.
+- `statarb.risk.stress`: Stress tests of a strategy: replays of historical windows (2008–2009, 2020) and synthetic shocks to the prices (a pair's spread widened k times, the correlation between legs broken, volatility times k, a leg halted), with a table of results per scenario."""
 
 __version__ = "0.0.1"
