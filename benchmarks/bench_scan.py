@@ -16,7 +16,9 @@ Timed, each repeated --repeats times (median reported):
   statsmodels  coint(prices[y], prices[x], maxlag=..., autolag=...) in a Python loop over a seeded random subset of
                --loop-pairs pairs; the median time per pair is extrapolated linearly to all pairs (every pair costs
                the same: same length, same lag search)
-The p-values of the subset are compared with the scan's (max absolute difference printed). OpenBLAS runs single-
+The p-values of the subset are compared with the scan's (max absolute difference printed). scan_pairs runs with
+executor=None (one process, like the statsmodels loop); its default executor="auto" would add local processes for
+the 500-asset scan. OpenBLAS runs single-
 threaded (OPENBLAS_NUM_THREADS=1 unless set) for both sides: the benchmark machine is shared and multi-threaded BLAS
 on small products under load is slower, not faster.
 """
@@ -69,7 +71,7 @@ def loop_statsmodels(prices, pairs, lags, autolag) -> list[float]:
 def compare(prices, label, lags, autolag, loop_pairs, repeats, rng) -> float:
     n_assets = prices.shape[1]
     n_pairs = n_assets * (n_assets - 1) // 2
-    t_scan, table = median_timed(lambda: scan_pairs(prices, lags=lags, autolag=autolag, progress=False), repeats)
+    t_scan, table = median_timed(lambda: scan_pairs(prices, lags=lags, autolag=autolag, progress=False, executor=None), repeats)
     cols = list(prices.columns)
     iu = np.triu_indices(n_assets, 1)
     pick = rng.choice(n_pairs, size=min(loop_pairs, n_pairs), replace=False)
@@ -93,7 +95,7 @@ def big_universe(assets: int, days: int, loop_pairs: int) -> None:
     for label, lags, autolag in (("fixed lag", 1, None), ("aic", None, "aic")):
         tracemalloc.start()
         t0 = time.perf_counter()
-        table = scan_pairs(prices, lags=lags, autolag=autolag, progress=False)
+        table = scan_pairs(prices, lags=lags, autolag=autolag, progress=False, executor=None)
         dt = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()

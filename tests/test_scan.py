@@ -228,6 +228,28 @@ def test_thread_and_process_executors_give_the_serial_table(sp20):
         pd.testing.assert_frame_equal(scan_pairs(p, chunk_size=16, executor=ex, progress=False), ref)
 
 
+def test_auto_executor_uses_local_processes_for_big_scans(sp20, monkeypatch):
+    "executor='auto' (the default) starts a local process pool above the threshold and gives the serial table."
+    import os
+
+    from statarb.alpha import scan as scan_mod
+    if (os.cpu_count() or 1) < 2: pytest.skip("one core: 'auto' never starts processes")
+    started = []
+
+    class Counting(ProcessPoolExecutor):
+        def __init__(self, *a, **k):
+            started.append(k.get("max_workers"))
+            super().__init__(*a, **k)
+
+    monkeypatch.setattr(scan_mod, "ProcessPoolExecutor", Counting)
+    p = sp20.iloc[-600:, :12]
+    ref = scan_pairs(p, chunk_size=16, executor=None, progress=False)
+    assert scan_pairs(p, chunk_size=16, progress=False).equals(ref) and started == []      # 66 pairs: serial
+    monkeypatch.setattr(scan_mod, "AUTO_PARALLEL_PAIRS", 50)
+    pd.testing.assert_frame_equal(scan_pairs(p, chunk_size=16, progress=False), ref)
+    assert started == [min(os.cpu_count(), 5)]
+
+
 def test_dask_local_cluster_gives_the_serial_table(sp20):
     distributed = pytest.importorskip("distributed")
     p = sp20.iloc[-600:, :12]
@@ -283,7 +305,7 @@ def test_nan_raise_names_columns_and_drop_warns(small):
     ({"half_life_range": (20, 5)}, ValueError, "min <= max"),
     ({"clusters": {"KO": 1}}, ValueError, "clusters must give a label for every column"),
     ({"clusters": [1, 2]}, TypeError, "clusters must be Series or Mapping"),
-    ({"executor": "processes"}, TypeError, "executor must be Executor"),
+    ({"executor": "processes"}, TypeError, "executor must be 'auto', None or a concurrent.futures.Executor"),
     ({"chunk_size": 0}, ValueError, "chunk_size must be >= 4"),
 ])
 def test_scan_pairs_bad_arguments(small, kw, exc, msg):
