@@ -41,9 +41,8 @@ def make_pair(n: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     idx = pd.date_range("2000-01-03 14:30", periods=n, freq="min", tz="UTC")
     x = 50 * np.exp(np.cumsum(rng.normal(0, 2e-4, n)))
-    s = np.zeros(n)
-    e = rng.normal(0, 0.02, n)
-    for t in range(1, n): s[t] = 0.995 * s[t - 1] + e[t]
+    from scipy.signal import lfilter
+    s = lfilter([1.0], [1.0, -0.995], rng.normal(0, 0.02, n))       # AR(1) spread, s_t = 0.995 s_{t-1} + e_t
     y = 1.5 * x + 5 + s
     close = pd.DataFrame({"X": x, "Y": y}, index=idx)
     opn = close.shift(1).fillna(close) * (1 + rng.normal(0, 5e-5, (n, 2)))
@@ -51,7 +50,7 @@ def make_pair(n: int, seed: int = 0):
     return close, opn, vol
 
 
-def config(opn, vol):
+def config(opn, vol=None):
     return dict(pairs=[("Y", "X")], open=opn, volume=vol, kalman=KalmanHedge(**KF), window=100, entry=2.0, exit=0.5,
                 stop=5.0, notional=50_000.0, lot=1.0, half_spread_bps=2.0, slippage_bps=1.0,
                 fees=Fees(per_share=0.001, bps=0.2, minimum=1.0), participation=0.1, borrow=0.01)
@@ -89,19 +88,36 @@ def backtrader_run(close, opn, target):
     return cerebro.run()
 
 
-def peak_rss_run(n: int) -> float:
-    "Peak RSS (MiB) of a fresh process that builds an n-bar pair and runs the compiled path on it."
-    code = textwrap.dedent(f"""
-        import resource, sys
-        sys.path.insert(0, {str(__file__.rsplit('/', 1)[0])!r})
-        from bench_matching import make_pair, config
-        from statarb.engine.fast import run_pairs_backtest
-        close, opn, vol = make_pair({n})
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        r = run_pairs_backtest(close, engine="compiled", record_decisions=False, **config(opn, vol))
-        print(base / 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, len(r.fills))
+def peak_rss_run(n: int, workdir: str) -> tuple[float, float, int]:
+    """Peak RSS (MiB) of a fresh process that loads an n-bar pair (close and open, generated and saved by another
+    process so that generating it does not count) and runs the compiled path on it, without participation cap (no
+    volume column) and without decision tables. Returns (RSS after loading, peak RSS, fills)."""
+    here = __file__.rsplit("/", 1)[0]
+    gen = textwrap.dedent(f"""
+        import sys, numpy as np
+        sys.path.insert(0, {here!r})
+        from bench_matching import make_pair
+        close, opn, _ = make_pair({n})
+        np.save({workdir!r} + "/c.npy", close.to_numpy()); np.save({workdir!r} + "/o.npy", opn.to_numpy())
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    subprocess.run([sys.executable, "-c", gen], check=True)
+    run = textwrap.dedent(f"""
+        import sys, numpy as np, pandas as pd
+        sys.path.insert(0, {here!r})
+        from bench_matching import config
+        from statarb.engine.fast import run_pairs_backtest
+        idx = pd.date_range("2000-01-03 14:30", periods={n}, freq="min", tz="UTC")
+        close = pd.DataFrame(np.load({workdir!r} + "/c.npy"), index=idx, columns=["X", "Y"], copy=False)
+        opn = pd.DataFrame(np.load({workdir!r} + "/o.npy"), index=idx, columns=["X", "Y"], copy=False)
+        def hwm():   # this process's peak RSS in MiB (VmHWM: unlike ru_maxrss, not inherited from the forking parent)
+            return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
+        base = hwm()
+        cfg = config(opn, None)
+        cfg["participation"] = None
+        r = run_pairs_backtest(close, engine="compiled", record_decisions=False, **cfg)
+        print(base, hwm(), len(r.fills))
+    """)
+    out = subprocess.run([sys.executable, "-c", run], capture_output=True, text=True, check=True).stdout.split()
     return float(out[0]), float(out[1]), int(out[2])
 
 
@@ -166,9 +182,11 @@ def main(argv=None) -> int:
     print(f"outputs: compiled == object path on {m:,} bars: {same}")
     for note in notes: print(note)
     if a.memory_bars:
-        base, peak, nf = peak_rss_run(a.memory_bars)
-        print(f"memory: {a.memory_bars:,}-bar single-pair compiled run: peak RSS {peak:,.0f} MiB "
-              f"(data built: {base:,.0f} MiB; {nf:,} fills)")
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            base, peak, nf = peak_rss_run(a.memory_bars, tmp)
+        print(f"memory: {a.memory_bars:,}-bar single-pair compiled run (no cap, no decision tables): peak RSS "
+              f"{peak:,.0f} MiB, of which {base:,.0f} MiB is Python, the libraries and the loaded prices ({nf:,} fills)")
     return 0 if same else 2
 
 
