@@ -216,3 +216,83 @@ def test_vectorised_twin_agrees_with_event_engine(px, hedge):
     a = ev.fills.sort_values(["timestamp", "group", "symbol"])[["quantity", "price", "fee"]].to_numpy()
     b = vr.trades.sort_values(["timestamp", "group", "symbol"])[["quantity", "price", "fee"]].to_numpy()
     np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------ baskets
+def _run_strategy(st):
+    dh = st.data
+    while dh.continue_backtest:
+        for e in dh.update_bars(): st.on_market_event(e)
+    return st.decisions().set_index("timestamp")
+
+
+@pytest.mark.parametrize("bands", [None, (1.0, 0.0)])
+def test_static_basket_equals_pair_signals(px, bands):
+    from statarb.alpha.signals import Bands
+    from statarb.engine.strategy import BasketStrategy
+    b = None if bands is None else Bands(*bands)
+    kw = dict(zscore_window=50) | (dict(entry=1.5, exit=0.3) if b is None else dict(bands=b))
+    st = BasketStrategy(DataHandler.from_wide(px), [("XOM", "CVX")], train_end="2015-12-31", **kw)
+    on = _run_strategy(st)
+    vec = pair_signals(px["XOM"], px["CVX"], hedge="static", train=("2014-01-01", "2015-12-31"), window=50,
+                       **({"entry": 1.5, "exit": 0.3} if b is None else {"bands": b})).frame
+    assert on.index[0] > pd.Timestamp("2015-12-31", tz="UTC")
+    np.testing.assert_array_equal(on["position"].to_numpy(), vec.loc[on.index, "position"].to_numpy())
+    assert (np.diff(on["position"].to_numpy()) != 0).sum() > 5
+
+
+def test_johansen_basket_weights_use_training_bars_only(px):
+    from statarb.alpha.coint import johansen
+    from statarb.engine.strategy import BasketStrategy
+    st = BasketStrategy(DataHandler.from_wide(px), [("KO", "PEP", "XOM")], train_end="2016-06-30", method="johansen", log=True)
+    _run_strategy(st)
+    ref = johansen(np.log(px.loc[:"2016-06-30", ["KO", "PEP", "XOM"]])).eigenvectors.iloc[:, 0].to_numpy()
+    np.testing.assert_allclose(st.baskets[0].weights, ref / ref[0], rtol=1e-10)
+    res = check_lookahead(lambda d: BasketStrategy(d, [("KO", "PEP", "XOM")], train_end="2016-06-30", method="johansen",
+                                                   log=True, zscore_window=40, entry=1.5, exit=0.2), px, cuts=4)
+    assert res.passed and res.n_decisions > 500
+
+
+def test_combined_strategy_trades_pairs_and_baskets_in_one_run(px):
+    from statarb.engine.strategy import BasketStrategy, CombinedStrategy
+    dh = DataHandler.from_wide(px)
+    both = CombinedStrategy(PairsStrategy(dh, [("KO", "PEP")], hedge="kalman", kalman=KF, window=30, entry=1.5, exit=0.3),
+                            BasketStrategy(dh, [{"XOM": 1.0, "CVX": -0.8}], zscore_window=40))
+    res = run_backtest(dh, both, Portfolio(dh, 1e6, sizing=FixedNotional(1e5)))
+    assert set(res.groups.index) == {"KO/PEP", "XOM/CVX"}
+    assert set(res.fills["group"]) == {"KO/PEP", "XOM/CVX"}
+
+
+# ------------------------------------------------------------------------------------------------ accounting property
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as hst  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(hst.sampled_from([("KO", "PEP"), ("XOM", "CVX"), ("PEP", "XOM")]), hst.floats(0.0, 5.0), hst.floats(0.0, 5.0),
+       hst.floats(0.0, 2.0), hst.sampled_from([0.0, 0.02, 0.1]), hst.sampled_from([0.0, 0.03]),
+       hst.floats(1.0, 2.5), hst.integers(5, 60))
+def test_equity_is_cash_plus_positions_at_every_bar(px, pair, spread_bps, slip_bps, fee_bps, borrow, cash_rate, entry, window):
+    "Equity = cash + sum of positions at the closes after every bar; fees and borrow are never negative."
+    data = px.loc["2016":"2017", list(pair)]
+    dh = DataHandler.from_wide(data)
+    st = PairsStrategy(dh, [pair], hedge="kalman", kalman=KF, window=window, entry=entry, exit=0.2)
+    pf = Portfolio(dh, 1e6, sizing=FixedNotional(2e5, lot=1.0), borrow=borrow, cash_rate=cash_rate)
+    ex = ExecutionHandler(dh, spread=FixedSpread(spread_bps), slippage=FixedSlippage(slip_bps), fees=Fees(bps=fee_bps, minimum=1.0))
+    res = run_backtest(dh, st, pf, ex)
+    f = res.fills
+    pos = (f.pivot_table(index="timestamp", columns="symbol", values="quantity", aggfunc="sum")
+           .reindex(res.equity.index).fillna(0.0).cumsum())
+    closes = data.tz_localize("UTC") if data.index.tz is None else data
+    marked = (pos * closes.reindex(res.equity.index)[pos.columns]).sum(axis=1) if len(f) else 0.0
+    np.testing.assert_allclose(res.equity["equity"].to_numpy(), (res.equity["cash"] + marked).to_numpy(), rtol=1e-12, atol=1e-6)
+    assert (f["fee"] >= 0).all() and (res.groups["borrow"] >= 0).all() if len(f) else True
+
+
+def test_equity_curve_keeps_nanosecond_timestamps():
+    "Nanosecond-stamped bars (not representable as float64) keep their exact timestamps in the equity curve."
+    idx = pd.date_range("2024-08-08 23:54:00.000000001", periods=5, freq="1000000007ns", tz="UTC").as_unit("ns")
+    close = pd.DataFrame({"A": [10.0, 10.1, 10.2, 10.1, 10.0], "B": [20.0, 20.1, 20.0, 20.2, 20.1]}, index=idx)
+    dh = DataHandler.from_wide(close)
+    res = run_backtest(dh, PairsStrategy(dh, [("A", "B")], window=0), Portfolio(dh, 1e6))
+    assert res.equity.index.equals(idx.rename("timestamp"))
