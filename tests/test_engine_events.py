@@ -143,3 +143,14 @@ def test_handler_bad_requests(two_calendars):
         dh.get_latest_bar_value("KO", "vwap")
     with pytest.raises(ValueError, match="n must be"):
         dh.get_latest_bars("KO", 0)
+
+
+def test_handler_refuses_inconsistent_bars_and_crossed_quotes_at_construction(two_calendars):
+    px = two_calendars.dropna()
+    with pytest.raises(ValueError, match=r"bars of 'KO' must have positive prices with low <= open, close <= high and "
+                                         r"volume >= 0; got \d+ bad rows \(first at 2019-01-0\d: open="):
+        DataHandler.from_wide(px, high=px * 0.99, low=px * 0.98)
+    q = pd.DataFrame({"timestamp": pd.to_datetime(["2020-01-02 14:30", "2020-01-02 14:31"], utc=True), "symbol": "A",
+                      "bid": [10.0, 10.3], "ask": [10.1, 10.2], "bid_size": [1.0, 1.0], "ask_size": [1.0, 1.0]})
+    with pytest.raises(ValueError, match="crossed|bid <= ask"):
+        DataHandler(quotes=q)

@@ -57,14 +57,13 @@ def test_trusted_events_equal_public_construction(spx):
         e.close = 1.0                                                      # still frozen
 
 
-def test_rows_that_fail_the_event_checks_still_raise(spx):
-    "The schema allows a bar whose open is above its high (it checks high >= low only); the event does not."
+def test_rows_that_fail_the_event_checks_are_refused_at_construction(spx):
+    "The schema allows a bar whose open is above its high (it checks high >= low only); the data handler does not."
     bad = spx.copy()
     bad.loc[3, "open"] = bad.loc[3, "high"] * 1.01
-    dh = DataHandler(bars=bad)
-    for _ in range(3): dh.update_bars()
-    with pytest.raises(EventError, match="bar of 'SPX' at 2008-01-07 must have low <= open, close <= high"):
-        dh.update_bars()
+    with pytest.raises(ValueError, match="bars of 'SPX' must have positive prices with low <= open, close <= high and "
+                                         r"volume >= 0; got 1 bad rows \(first at 2008-01-07"):
+        DataHandler(bars=bad)
     dh2 = DataHandler(bars=spx)
     dh2.latency = -5                                                       # the public constructor catches it
     with pytest.raises(EventError, match="ts_recv must be >= ts_event"):
