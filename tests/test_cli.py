@@ -60,3 +60,25 @@ def test_statarb_config_prints_resolved_defaults():
     assert r.returncode == 0
     assert f"trading_days     {get_config().trading_days}" in r.stdout
     assert Path(r.stdout.split("source")[-1].strip()).name == "settings.ini"
+
+
+def test_statarb_research_writes_a_reproducible_report(tmp_path, capsys):
+    "The research stage: a walk-forward report folder, rerun from its saved config.json to the same metrics."
+    import json
+
+    from statarb.cli import main
+    args = ["research", "--symbols", "KO,PEP,PG,XOM,CVX", "--start", "2006-01-01", "--end", "2014-12-31", "--train", "2Y",
+            "--test", "1Y", "--holdout", "2014-01-01", "--top", "2", "--reports", str(tmp_path), "--no-progress"]
+    assert main(args + ["--run-id", "a"]) == 0
+    out = capsys.readouterr().out
+    assert "ResearchRunResult" in out and "oos_sharpe" in out
+    a = tmp_path / "a"
+    assert {p.name for p in a.iterdir()} == {"config.json", "equity.parquet", "fingerprint.txt", "metrics.json",
+                                             "tearsheet.html", "trades.parquet", "windows.parquet"}
+    html = (a / "tearsheet.html").read_text()
+    assert html.count('src="data:image/png;base64,') >= 3 and "http" not in html.split("<body", 1)[1][:200]
+    assert main(["research", "--config", str(a / "config.json"), "--reports", str(tmp_path), "--run-id", "b", "--no-progress"]) == 0
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text()) == json.loads((a / "metrics.json").read_text())
+    assert (tmp_path / "b" / "fingerprint.txt").read_text() == (a / "fingerprint.txt").read_text()
+    assert main(args + ["--run-id", "a"]) == 1
+    assert "exists: pass another run_id" in capsys.readouterr().err
