@@ -111,6 +111,20 @@ def test_decisions_match_the_online_strategy(monkeypatch, px):
 
 
 @needs_compiled
+def test_both_paths_record_the_same_decisions(monkeypatch, px):
+    "The event-driven path exposes per-bar z, hedge ratio and position exactly as the kernel records them."
+    monkeypatch.delenv("STATARB_NO_CYTHON", raising=False)
+    kw = dict(kalman=KF, window=30, entry=1.5, exit=0.3, half_spread_bps=2.0)
+    pairs = [("XOM", "CVX"), ("KO", "PEP")]
+    fast = run_pairs_backtest(px[["XOM", "CVX", "KO", "PEP"]], pairs, engine="compiled", **kw)
+    slow = run_pairs_backtest(px[["XOM", "CVX", "KO", "PEP"]], pairs, engine="object", **kw)
+    for k in ("z", "hedge_ratio", "position"):
+        assert list(slow.decisions[k].columns) == ["XOM/CVX", "KO/PEP"]
+        pd.testing.assert_frame_equal(fast.decisions[k], slow.decisions[k], check_exact=True, check_dtype=False)
+    assert slow.decisions["position"].abs().sum().sum() > 0          # the run traded
+
+
+@needs_compiled
 def test_no_look_ahead_in_the_kernel(monkeypatch, px):
     "Replacing prices after a cut leaves every fill and equity value up to the cut unchanged."
     monkeypatch.delenv("STATARB_NO_CYTHON", raising=False)

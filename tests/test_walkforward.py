@@ -271,3 +271,66 @@ def test_bench_walkforward_quick():
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert run.returncode == 0, run.stderr
     assert "serial" in run.stdout and "ratio" in run.stdout
+
+
+# ---------------------------------------------------------------- run records (scans, OU, decisions, fills, costs)
+def test_scans_hold_every_pair_and_mark_the_selection(wf, px):
+    for w in wf.windows.itertuples():
+        sc = wf.scans[wf.scans["window"] == w.window]
+        assert len(sc) == 28 and set(sc["segment"]) == {"walk-forward"}
+        tr = px.loc[w.train_start:w.train_end]
+        full = scan_pairs(tr, log=True, executor=None, progress=False)      # unfiltered: every p-value
+        np.testing.assert_array_equal(sc["pvalue"].to_numpy(), full["pvalue"].to_numpy())
+        assert tuple(f"{a}/{b}" for a, b in zip(sc.loc[sc["selected"], "y"], sc.loc[sc["selected"], "x"])) == w.pairs
+    assert set(wf.scans.loc[wf.scans["window"] == wf.holdout["window"].iloc[0], "segment"]) == {"holdout"}
+
+
+def test_ou_fit_of_the_selected_spreads(wf, px):
+    from statarb.alpha.ou import fit_ou
+    s = wf.selections.iloc[0]
+    w = wf.windows.set_index("window").loc[s["window"]]
+    tr = np.log(px.loc[w.train_start:w.train_end])
+    row = scan_pairs(tr, log=False, executor=None, progress=False).set_index(["y", "x"]).loc[(s["y"], s["x"])]
+    f = fit_ou(tr[s["y"]] - row["hedge_ratio"] * tr[s["x"]] - row["intercept"], dt=1.0)
+    np.testing.assert_allclose([s["ou_theta"], s["ou_mu"], s["ou_sigma"], s["ou_half_life"]],
+                               [f.theta, f.mu, f.sigma, f.half_life], rtol=1e-9)
+    assert (wf.selections["ou_half_life"].between(1, 126)).all()
+
+
+def test_ou_filter_refuses_and_says_why(px):
+    kw = dict(train="2Y", test="1Y", bands=((2.0, 0.5),), executor=None)
+    loose = walk_forward(px, select=SelectConfig(top=4, half_life_range=None), **kw)
+    # a half-life cap is enforced on the OU fit too: no traded pair beyond it, and the refusals are named
+    tight = walk_forward(px, select=SelectConfig(top=4, half_life_range=(1, 10)), **kw)
+    assert (tight.selections["ou_half_life"] <= 10).all()
+    assert (loose.selections["ou_half_life"] > 10).any()
+    off = walk_forward(px, select=SelectConfig(top=4, half_life_range=None, ou_filter=False), **kw)
+    pdt.assert_frame_equal(off.selections, loose.selections)
+
+
+def test_decisions_fills_and_costs_agree_with_the_trades(wf, px):
+    d = wf.decisions[wf.decisions["segment"] == "walk-forward"]
+    assert set(d["pair"]) == set(wf.selections["pair"])
+    for (w, pair), g in d.groupby(["window", "pair"]):
+        y, x = pair.split("/")
+        p = px.loc[g["timestamp"].dt.tz_localize(None)]
+        np.testing.assert_allclose(g["spread"].to_numpy(), p[y].to_numpy() - g["beta"].to_numpy() * p[x].to_numpy())
+        opens = wf.trades[(wf.trades["window"] == w) & (wf.trades["pair"] == pair)]
+        pos = g.set_index("timestamp")["position"]
+        for t in opens.itertuples():                # a trade opens at the bar after the decision that changed the position
+            assert pos.loc[:t.open].iloc[-2] == t.direction
+    c = wf.costs.groupby(["window", "pair"])[["fee", "spread_cost", "slippage_cost"]].sum()
+    f = wf.fills.groupby(["window", "pair"])[["fee", "spread_cost", "slippage_cost"]].sum()
+    pdt.assert_frame_equal(c.loc[f.index], f, rtol=1e-12)
+    assert wf.costs["spread_cost"].sum() > 0
+
+
+def test_event_engine_and_fast_twin_give_the_same_study(px, wf):
+    kw = dict(train="2Y", test="1Y", holdout="2003", select=SelectConfig(top=4), bands=((1.5, 0.0), (2.0, 0.5)),
+              half_spread_bps=1.0, executor=None)
+    fast = walk_forward(px, engine="fast", **kw)
+    same(fast, wf)
+    for t in ("decisions", "fills", "costs", "scans"):
+        pdt.assert_frame_equal(getattr(fast, t), getattr(wf, t), check_exact=True)
+    with pytest.raises(ValueError, match="engine must be one of"):
+        walk_forward(px, engine="vector", **kw)
