@@ -70,3 +70,20 @@ def test_calendar_setting_drives_stale_rows_in_run_data(tmp_path, monkeypatch):
     monkeypatch.setenv("STATARB_CALENDAR", "none")
     r = run_data(["KO", "PEP"], "2019-01-01", "2019-01-31", store_dir=tmp_path / "b", source=WithHoliday(), progress=False)
     assert r.stale_rows == 0 and r.start == pd.Timestamp("2019-01-01", tz="UTC")
+
+
+def test_strategy_section_is_optional_and_validated(tmp_path):
+    from statarb.config import StrategyDefaults, get_config
+    full = get_config()
+    assert full.strategy.engine == "event" and full.strategy.band_pairs == ((1.5, 0.0), (2.0, 0.5), (2.5, 0.5))
+    assert full.strategy.holdout_start == "2020-01-01"
+    src = Path(full.source).read_text()
+    short = tmp_path / "settings.ini"                       # a settings.ini without [strategy]: built-in defaults
+    short.write_text(src.split("[strategy]")[0].replace("data_dir = data", f"data_dir = {Path(full.data_dir)}"))
+    assert get_config(short).strategy == StrategyDefaults()
+    assert get_config(short, holdout="none", top=3).strategy.holdout_start is None
+    with pytest.raises(ValueError, match="top from argument must be int"):
+        get_config(top="three")
+    with pytest.raises(ValueError, match="top must be >= 1"):
+        get_config(top=0)
+    assert get_config().to_dict()["strategy"]["bands"] == "1.5/0.0, 2.0/0.5, 2.5/0.5"
