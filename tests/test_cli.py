@@ -157,3 +157,36 @@ def test_help_lists_every_stage():
     r = _run("run", "--help")
     for o in ("--symbols", "--start", "--bands", "--engine", "--half-spread-bps", "--borrow-bps", "--config", "--top"):
         assert o in r.stdout
+
+
+def test_statarb_dashboard_serves_a_run_folder(tmp_path):
+    "`statarb dashboard reports/<run-id>` starts the Streamlit server on the folder; a bad folder is refused at once."
+    import socket
+    import time
+    import urllib.request
+
+    from statarb.cli import run_pipeline
+    if STATARB is None: pytest.skip("the statarb console command is not installed")
+    res = run_pipeline(["KO", "PEP", "XOM", "CVX"], start="2006-01-01", end="2011-12-31", train="2Y", test="1Y",
+                       holdout=None, top=2, reports_dir=tmp_path, run_id="r", store_dir=tmp_path / "store",
+                       executor=None, progress=False)
+    r = _run("dashboard", str(tmp_path / "nope"))
+    assert r.returncode == 1 and "nope" in r.stderr and "Traceback" not in r.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = subprocess.Popen([STATARB, "dashboard", str(res.folder), "--port", str(port)], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, body = time.time() + 60, ""
+        while time.time() < deadline and p.poll() is None:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read().decode()
+                break
+            except OSError: time.sleep(0.5)
+        assert body == "ok", f"dashboard did not come up (exit {p.poll()})"
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
+        assert "<title>" in page.lower() or "streamlit" in page.lower()
+    finally:
+        p.terminate()
+        p.wait(timeout=20)
