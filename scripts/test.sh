@@ -8,6 +8,17 @@
 #   6. pytest tests/
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
+# the browser tests (documentation site, dashboard) drive Debian's chromium through chromedriver
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing chromium and chromium-driver (browser tests)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "note: chromium/chromedriver not found and cannot be installed here (needs root and apt-get):" \
+         "the browser tests will be skipped (set STATARB_REQUIRE_BROWSER=1 to make that a failure)" >&2
+  fi
+fi
+
 snapshot() { { git status --porcelain=v1 -uall; git diff; git ls-files --others --exclude-standard -z | xargs -0 -r cat; } | sha256sum; }
 
 echo "== 1/6 nbdev sync check (nbdev-export, nbdev-clean, README from nbs/index.ipynb)"
