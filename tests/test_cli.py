@@ -190,3 +190,13 @@ def test_statarb_dashboard_serves_a_run_folder(tmp_path):
     finally:
         p.terminate()
         p.wait(timeout=20)
+
+
+def test_dashboard_script_needs_a_run_first(tmp_path):
+    "scripts/dashboard.sh on a clone without runs says what to do instead of starting an empty dashboard."
+    import os
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run(["bash", str(root / "scripts" / "dashboard.sh")], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=300, env={**os.environ, "PATH": str(root / ".venv" / "bin") + os.pathsep + os.environ["PATH"]})
+    if (root / "reports").is_dir() and any((root / "reports").iterdir()): pytest.skip("this checkout has runs in reports/")
+    assert r.returncode == 1 and "run the main job first" in r.stderr
