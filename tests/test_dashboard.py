@@ -1,7 +1,6 @@
 """statarb.dashboard: the run folder loader, the figure builders checked against the run's own files, the trade
 filters, the Streamlit page under `streamlit.testing.v1.AppTest`, and the served page in a headless Chromium."""
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import chromium_driver
 
 import statarb.cli
 from statarb import dashboard as db
@@ -437,14 +437,6 @@ def test_script_entry(run_dir, monkeypatch):
 
 # ---------------------------------------------------------------- the served page in a headless browser
 
-def _chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        p = shutil.which(name)
-        if p:
-            return p
-    return None
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -453,23 +445,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def browser():
-    required = os.environ.get("STATARB_REQUIRE_BROWSER") == "1"
-    missing = [n for n, ok in (("chromium", _chromium()), ("chromedriver", shutil.which("chromedriver"))) if not ok]
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        missing.append("selenium (pip)")
-    if missing:
-        if required:
-            pytest.fail(f"STATARB_REQUIRE_BROWSER=1 but {', '.join(missing)} not installed")
-        pytest.skip(f"{', '.join(missing)} not installed")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = _chromium()
-    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-              "--disable-dev-shm-usage", "--window-size=1400,2400"):
-        opts.add_argument(a)
-    driver = webdriver.Chrome(options=opts, service=Service(shutil.which("chromedriver")))
+    driver = chromium_driver(window_size="1400,2400")
     yield driver
     driver.quit()
 

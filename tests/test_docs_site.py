@@ -12,9 +12,7 @@ import functools
 import html
 import http.server
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -24,6 +22,7 @@ from urllib.parse import unquote, urldefrag, urlsplit
 from urllib.request import urlopen
 
 import pytest
+from conftest import chromium_driver
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / "nbs"
@@ -201,33 +200,9 @@ def test_search_index(site):
 # ---------------------------------------------------------------- in Chromium
 
 
-def _chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
 @pytest.fixture(scope="module")
 def browser():
-    required = os.environ.get("STATARB_REQUIRE_BROWSER") == "1"
-    missing = [n for n, ok in (("chromium", _chromium()), ("chromedriver", shutil.which("chromedriver"))) if not ok]
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        missing.append("selenium (pip)")
-    if missing:
-        if required:
-            pytest.fail(f"STATARB_REQUIRE_BROWSER=1 but {', '.join(missing)} not installed")
-        pytest.skip(f"{', '.join(missing)} not installed")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = _chromium()
-    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-              "--disable-dev-shm-usage", "--window-size=1280,900"):
-        opts.add_argument(a)
-    opts.set_capability("goog:loggingPrefs", {"browser": "SEVERE"})
-    driver = webdriver.Chrome(options=opts, service=Service(shutil.which("chromedriver")))
+    driver = chromium_driver(console_log=True)
     driver.set_page_load_timeout(60)
     yield driver
     driver.quit()
