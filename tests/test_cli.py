@@ -161,6 +161,8 @@ def test_help_lists_every_stage():
 
 def test_statarb_dashboard_serves_a_run_folder(tmp_path):
     "`statarb dashboard reports/<run-id>` starts the Streamlit server on the folder; a bad folder is refused at once."
+    import os
+    import signal
     import socket
     import time
     import urllib.request
@@ -175,8 +177,8 @@ def test_statarb_dashboard_serves_a_run_folder(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    p = subprocess.Popen([STATARB, "dashboard", str(res.folder), "--port", str(port)], stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True)
+    p = subprocess.Popen([STATARB, "dashboard", str(res.folder), "--port", str(port)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)     # its own group: streamlit is a child
     try:
         deadline, body = time.time() + 60, ""
         while time.time() < deadline and p.poll() is None:
@@ -188,7 +190,7 @@ def test_statarb_dashboard_serves_a_run_folder(tmp_path):
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
         assert "<title>" in page.lower() or "streamlit" in page.lower()
     finally:
-        p.terminate()
+        os.killpg(p.pid, signal.SIGTERM)              # statarb and the streamlit server it started
         p.wait(timeout=20)
 
 
